@@ -1,0 +1,146 @@
+"""The MacvlanTestbed component: per-node NADs, pinned test pods, and (later) their checks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import cni
+from components.settings import NodeSettings, Settings
+
+TYPE_TOKEN = "macvlan-testbed:index:MacvlanTestbed"
+# ping opens raw ICMP sockets; everything else the test container needs is unprivileged.
+POD_CAPABILITIES = ["NET_RAW"]
+
+
+@dataclass(frozen=True)
+class MacvlanTestbedArgs:
+    """Inputs of MacvlanTestbed."""
+
+    settings: Settings
+    """Validated stack settings (see components/settings.py)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What the checks need to reach one pod: identity, placement and planned ranges."""
+
+    pod: str
+    node: str
+    nad: str
+    namespace: str
+    ranges: dict[str, list[str]]
+
+    def to_data(self) -> dict[str, Any]:
+        return {"pod": self.pod, "node": self.node, "nad": self.nad,
+                "namespace": self.namespace, "ranges": self.ranges}
+
+
+class MacvlanTestbed(pulumi.ComponentResource):
+    """Multus macvlan NADs with a unique range per node and one pinned test pod per node."""
+
+    plan: pulumi.Output[dict]
+    nads: pulumi.Output[list]
+    pods: pulumi.Output[list]
+
+    def __init__(self, name: str, args: MacvlanTestbedArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        settings = args.settings
+        self._name = name
+        self._settings = settings
+        self.provider = self._kubernetes_provider()
+
+        plan_data = settings.plan.to_data()
+        nad_views = []
+        pod_views = []
+        self.endpoints: list[Endpoint] = []
+        self.pod_resources: list[pulumi.Resource] = []
+        for node in settings.nodes:
+            config = self.nad_config(node)
+            nad = self._nad(node, config)
+            pod = self._pod(node, nad)
+            self.pod_resources.append(pod)
+            nad_views.append({"name": node.nad, "node": node.name, "namespace": settings.namespace,
+                              "config": config})
+            pod_views.append({"name": node.pod, "node": node.name, "nad": node.nad,
+                              "namespace": settings.namespace})
+            self.endpoints.append(Endpoint(
+                pod=node.pod, node=node.name, nad=node.nad, namespace=settings.namespace,
+                ranges={family: data["ranges"] for family, data in plan_data[node.name].items()}))
+
+        self.plan = pulumi.Output.from_input(plan_data)
+        self.nads = pulumi.Output.from_input(nad_views)
+        self.pods = pulumi.Output.from_input(pod_views)
+        self.register_outputs({"plan": self.plan, "nads": self.nads, "pods": self.pods})
+
+    def nad_config(self, node: NodeSettings) -> dict[str, Any]:
+        """The rendered NAD config of one node (the very dict the lab hands to the plugins)."""
+        s = self._settings
+        return cni.render_nad_config(node=node.name, families=s.plan.families, master=s.master,
+                                     mode=s.mode, cni_version=s.cni_version, mtu=s.mtu)
+
+    def _child(self, **extra: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self.provider, **extra)
+
+    def _kubernetes_provider(self) -> Optional[k8s.Provider]:
+        """An explicit provider when the stack names a kubeconfig, context or render directory."""
+        s = self._settings
+        if s.kubeconfig is None and s.context is None and s.render_yaml_dir is None:
+            return None
+        return k8s.Provider(
+            f"{self._name}-k8s",
+            kubeconfig=s.kubeconfig,
+            context=s.context,
+            render_yaml_to_directory=s.render_yaml_dir,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _nad(self, node: NodeSettings, config: dict[str, Any]) -> k8s.apiextensions.CustomResource:
+        return k8s.apiextensions.CustomResource(
+            f"{self._name}-nad-{node.name}",
+            api_version=cni.NAD_API_VERSION,
+            kind=cni.NAD_KIND,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=node.nad, namespace=self._settings.namespace,
+                labels={"app.kubernetes.io/managed-by": "macvlan-testbed"}),
+            spec={"config": cni.config_json(config)},
+            opts=self._child(),
+        )
+
+    def _pod(self, node: NodeSettings, nad: pulumi.Resource) -> k8s.core.v1.Pod:
+        """A test pod pinned to its node; depends on its NAD so destroy removes pods first."""
+        s = self._settings
+        return k8s.core.v1.Pod(
+            f"{self._name}-pod-{node.name}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=node.pod,
+                namespace=s.namespace,
+                labels={"app.kubernetes.io/managed-by": "macvlan-testbed",
+                        "macvlan-testbed/node": node.name},
+                annotations={cni.NETWORKS_ANNOTATION: cni.networks_annotation(node.nad, s.namespace)},
+            ),
+            spec=k8s.core.v1.PodSpecArgs(
+                node_name=node.name,
+                termination_grace_period_seconds=1,
+                containers=[k8s.core.v1.ContainerArgs(
+                    name=s.container,
+                    image=s.image,
+                    command=["sleep", "infinity"],
+                    security_context=k8s.core.v1.SecurityContextArgs(
+                        privileged=False,
+                        allow_privilege_escalation=False,
+                        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"], add=POD_CAPABILITIES),
+                    ),
+                )],
+            ),
+            opts=self._child(depends_on=[nad]),
+        )
+
+
+def exports(testbed: MacvlanTestbed) -> dict[str, pulumi.Output[Any]]:
+    """The stack outputs users read with `pulumi stack output`."""
+    return {"plan": testbed.plan, "nads": testbed.nads, "pods": testbed.pods}
+
