@@ -28,18 +28,36 @@ class Wire:
     mtu: Optional[int]
 
 
-def validate_wire(nodes: Sequence[str], master: str, mtu: Optional[int]) -> Tuple[str, ...]:
-    """Reject wire inputs that would fail half-way through creation."""
-    if isinstance(nodes, str) or not nodes:
+def validate_nodes(nodes: Sequence[str]) -> Tuple[str, ...]:
+    """Reject a node list that is empty, repeats a node or holds a bad name."""
+    if isinstance(nodes, str) or not isinstance(nodes, Sequence) or not nodes:
         raise ValueError(f"nodes {nodes!r} must be a non-empty list of node names")
     names = tuple(validate_member(n, "node") for n in nodes)
     if len(set(names)) != len(names):
         raise ValueError(f"nodes {list(names)!r} contain duplicates")
+    return names
+
+
+def validate_master(master: str) -> str:
+    """Reject a master name the kernel would refuse or the lab uses itself."""
     validate_ifname(master, "master")
-    if master == BRIDGE or master == "lo":
+    if master in (BRIDGE, "lo"):
         raise ValueError(f"master {master!r} is reserved; use another name such as 'ens16f0'")
+    return master
+
+
+def validate_mtu(mtu: Optional[int]) -> Optional[int]:
+    """Reject an MTU outside what Ethernet links accept."""
     if mtu is not None and (isinstance(mtu, bool) or not isinstance(mtu, int) or not MTU_MIN <= mtu <= MTU_MAX):
         raise ValueError(f"mtu {mtu!r} must be an integer in [{MTU_MIN}, {MTU_MAX}] or None")
+    return mtu
+
+
+def validate_wire(nodes: Sequence[str], master: str, mtu: Optional[int]) -> Tuple[str, ...]:
+    """Reject wire inputs that would fail half-way through creation."""
+    names = validate_nodes(nodes)
+    validate_master(master)
+    validate_mtu(mtu)
     return names
 
 
