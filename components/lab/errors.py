@@ -28,7 +28,8 @@ class LabError(Exception):
         """One line a reader can act on: what failed, the command, rc and stderr."""
         parts = [self.reason] if self.reason else []
         if self.argv:
-            parts.append(f"command {shlex.join(self.argv)!r} exited rc={self.rc}")
+            status = f"exited rc={self.rc}" if self.rc is not None else "did not complete"
+            parts.append(f"command {shlex.join(self.argv)!r} {status}")
         stderr = self.stderr.strip()
         if stderr:
             parts.append(f"stderr: {stderr}")
