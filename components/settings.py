@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
 
@@ -92,6 +93,8 @@ class Settings:
     checks: CheckSettings
     render_yaml_dir: Optional[str]
     plan: Plan
+    lab_id: str = "lab"
+    """Prefix of every lab namespace (target lab): the stack name, made safe."""
     kubeconfig: Any = None
     """A secret Output (or None for the ambient kubeconfig); never a plain string in state."""
 
@@ -228,7 +231,13 @@ def _as_structure(value: Any) -> Any:
     return value
 
 
-def parse_settings(raw: Mapping[str, Any], *, kubeconfig: Any = None) -> Settings:
+def lab_id_for_stack(stack: str) -> str:
+    """A lab id (at most 12 of [a-z0-9-]) from the stack name, so each stack gets its own lab."""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", stack.lower()).strip("-")[:12].strip("-")
+    return cleaned or "lab"
+
+
+def parse_settings(raw: Mapping[str, Any], *, kubeconfig: Any = None, stack: str = "dev") -> Settings:
     """Validate raw config (keys without the project prefix); raise ConfigError listing every problem."""
     read = _Reader(raw)
     read.unknown_keys(tuple(KEYS), PROJECT)
@@ -264,6 +273,8 @@ def parse_settings(raw: Mapping[str, Any], *, kubeconfig: Any = None) -> Setting
 
     subnets = _read_subnets(read)
     nodes = _read_nodes(read, master)
+    if target == "lab":
+        _check_lab_names(read, nodes)
     checks = _read_checks(read)
 
     plan: Optional[Plan] = None
@@ -281,8 +292,22 @@ def parse_settings(raw: Mapping[str, Any], *, kubeconfig: Any = None) -> Setting
         nodes=tuple(nodes), master=master, mode=mode, mtu=mtu, subnets=tuple(subnets),
         range_size=range_size, cni_version=cni_version, namespace=namespace, image=image,
         container=container, target=target, context=context, checks=checks,
-        render_yaml_dir=render_dir, plan=plan, kubeconfig=kubeconfig,
+        render_yaml_dir=render_dir, plan=plan, lab_id=lab_id_for_stack(stack), kubeconfig=kubeconfig,
     )
+
+
+def _check_lab_names(read: _Reader, nodes: Sequence[NodeSettings]) -> None:
+    """Lab nodes and pods become namespace names, which are stricter than Kubernetes names."""
+    from components.lab.names import validate_member  # pure: names only
+
+    for node in nodes:
+        for attribute in ("name", "pod"):
+            value = getattr(node, attribute)
+            try:
+                validate_member(value, "node" if attribute == "name" else "pod")
+            except ValueError as error:
+                read.problem(f"{node.key}.{attribute}", value,
+                             f"target lab needs namespace-safe names: {str(error).split(': ', 1)[-1]}")
 
 
 def _read_subnets(read: _Reader) -> list[SubnetSpec]:
@@ -479,6 +504,6 @@ def load_settings() -> Settings:
     raw.pop("kubeconfig", None)
     kubeconfig = pulumi.Config(PROJECT).get_secret("kubeconfig")
     try:
-        return parse_settings(raw, kubeconfig=kubeconfig)
+        return parse_settings(raw, kubeconfig=kubeconfig, stack=pulumi.get_stack())
     except ConfigError as error:
         raise pulumi.RunError(error.render()) from None

@@ -54,25 +54,25 @@ class MacvlanTestbed(pulumi.ComponentResource):
         settings = args.settings
         self._name = name
         self._settings = settings
-        self.provider = self._kubernetes_provider()
+        self.provider: Optional[k8s.Provider] = None
 
         plan_data = settings.plan.to_data()
-        nad_views = []
-        pod_views = []
-        self.endpoints: list[Endpoint] = []
-        self.pod_resources: list[pulumi.Resource] = []
-        for node in settings.nodes:
-            config = self.nad_config(node)
-            nad = self._nad(node, config)
-            pod = self._pod(node, nad)
-            self.pod_resources.append(pod)
-            nad_views.append({"name": node.nad, "node": node.name, "namespace": settings.namespace,
-                              "config": config})
-            pod_views.append({"name": node.pod, "node": node.name, "nad": node.nad,
-                              "namespace": settings.namespace})
-            self.endpoints.append(Endpoint(
-                pod=node.pod, node=node.name, nad=node.nad, namespace=settings.namespace,
-                ranges={family: data["ranges"] for family, data in plan_data[node.name].items()}))
+        configs = {node.name: self.nad_config(node) for node in settings.nodes}
+        if settings.target == "lab":
+            self.pod_resources = self._lab(configs)
+        else:
+            self.provider = self._kubernetes_provider()
+            self.pod_resources = [self._pod(node, self._nad(node, configs[node.name]))
+                                  for node in settings.nodes]
+
+        nad_views = [{"name": node.nad, "node": node.name, "namespace": settings.namespace,
+                      "config": configs[node.name]} for node in settings.nodes]
+        pod_views = [{"name": node.pod, "node": node.name, "nad": node.nad,
+                      "namespace": settings.namespace} for node in settings.nodes]
+        self.endpoints = [Endpoint(
+            pod=node.pod, node=node.name, nad=node.nad, namespace=settings.namespace,
+            ranges={family: data["ranges"] for family, data in plan_data[node.name].items()})
+            for node in settings.nodes]
 
         # Plain data, known at plan time: it shows in `pulumi preview` and costs no Output
         # lifting per nested value (that lifting dominated large mocks runs).
@@ -86,6 +86,24 @@ class MacvlanTestbed(pulumi.ComponentResource):
         s = self._settings
         return cni.render_nad_config(node=node.name, families=s.plan.families, master=s.master,
                                      mode=s.mode, cni_version=s.cni_version, mtu=s.mtu)
+
+    def _lab(self, configs: dict[str, dict[str, Any]]) -> list[pulumi.Resource]:
+        """The netns lab: node namespaces, the wire between them, and pods via real CNI ADD."""
+        from components.lab.provider import LabNode, LabPod, LabWire
+
+        s = self._settings
+        nodes = {node.name: LabNode(f"{self._name}-node-{node.name}", lab_id=s.lab_id, node=node.name,
+                                    opts=pulumi.ResourceOptions(parent=self))
+                 for node in s.nodes}
+        wire = LabWire(f"{self._name}-wire", lab_id=s.lab_id, nodes=[node.name for node in s.nodes],
+                       master=s.master, mtu=s.mtu,
+                       opts=pulumi.ResourceOptions(parent=self, depends_on=list(nodes.values())))
+        return [
+            LabPod(f"{self._name}-pod-{node.name}", lab_id=s.lab_id, pod=node.pod, node=node.name,
+                   nad_name=node.nad, config=configs[node.name],
+                   opts=pulumi.ResourceOptions(parent=self, depends_on=[wire, nodes[node.name]]))
+            for node in s.nodes
+        ]
 
     def _child(self, **extra: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=self.provider, **extra)

@@ -120,3 +120,24 @@ def test_invalid_config_registers_nothing_and_raises_one_run_error():
     assert "nodes[1].name: got 'w0'" in message
     assert "mode: got 'nope'; must be one of bridge, private, vepa, passthru" in message
     assert "ipv4Subnet: got '10.1.10.1/24'" in message
+
+
+def test_lab_stack_builds_nodes_a_wire_and_pods_with_the_rendered_config():
+    run = run_program(stack_config("lab"), stack="lab")
+    types = [r.type for r in run.resources]
+    assert types.count("pulumi-python:dynamic/lab:LabNode") == 2
+    assert types.count("pulumi-python:dynamic/lab:LabWire") == 1
+    assert types.count("pulumi-python:dynamic/lab:LabPod") == 2
+    assert not run.of_type(NAD_TYPE) and not run.of_type(POD_TYPE)
+    wire = run.named("testbed-wire")
+    assert wire.inputs["nodes"] == ["w0", "w1"]
+    assert wire.inputs["master"] == "ens16f0"
+    assert set(wire.dependencies) == {run.named("testbed-node-w0").urn, run.named("testbed-node-w1").urn}
+    pod = run.named("testbed-pod-w0")
+    assert pod.inputs["pod"] == "alpine1"
+    assert pod.inputs["lab_id"] == "lab"
+    assert pod.inputs["nad_name"] == "macvlan-w0-ens16f0"
+    assert pod.inputs["config"] == run.outputs["nads"][0]["config"]
+    assert set(pod.dependencies) == {wire.urn, run.named("testbed-node-w0").urn}
+    for child in run.resources[1:]:
+        assert child.parent == run.named("testbed").urn

@@ -144,3 +144,16 @@ def test_all_problems_are_reported_in_one_pass():
     keys = [problem.key for problem in caught.value.problems]
     assert keys == ["master", "mode", "ipv4Subnet", "checks.pingCount", "nodes[1].ranges[0]"]
     assert caught.value.render().startswith("macvlan-testbed: 5 configuration problems:")
+
+
+def test_lab_target_needs_namespace_safe_names():
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(with_(target="lab", nodes=["node.example.com", {"name": "w1", "pod": "sw"}]))
+    keys = {problem.key: problem.allowed for problem in caught.value.problems}
+    assert "target lab needs namespace-safe names" in keys["nodes[0].name"]
+    assert "reserved for the lab switch" in keys["nodes[1].pod"]
+
+
+@pytest.mark.parametrize("stack, lab_id", [("lab", "lab"), ("My_Lab.Stack-2024", "my-lab-stack"), ("___", "lab")])
+def test_lab_id_comes_from_the_stack_name(stack, lab_id):
+    assert parse_settings(with_(target="lab"), stack=stack).lab_id == lab_id
