@@ -208,3 +208,14 @@ def test_another_lab_sharing_the_prefix_is_not_listed(lab_host: None, tmp_path: 
     finally:
         delete_node(longer, "w0")
 
+
+
+@pytest.mark.parametrize("nodes", [["w0", "w1"], ["w0", "w1", "w2"]], ids=["veth", "bridge"])
+def test_wire_failing_half_way_leaves_no_link(lab: Lab, nodes: list) -> None:
+    for node in nodes[:-1]:  # the last node is missing, so its veth cannot be made
+        create_node(lab, node)
+    with pytest.raises(LabError, match="ip link add"):
+        create_wire(lab, nodes, MASTER)
+    left = find_leftovers(lab)
+    assert left.netns == tuple(lab.node_netns(n) for n in nodes[:-1])
+    assert all(links == () for links in left.links.values()), left.describe()
