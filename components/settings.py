@@ -486,6 +486,17 @@ def _read_checks(read: _Reader) -> CheckSettings:
     return settings
 
 
+def stack_file_config(path: str) -> dict[str, Any]:
+    """This project's keys of a Pulumi.<stack>.yaml, without the prefix (as the engine would pass them)."""
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        document = yaml.safe_load(handle) or {}
+    prefix = PROJECT + ":"
+    return {key[len(prefix):]: value for key, value in (document.get("config") or {}).items()
+            if key.startswith(prefix)}
+
+
 def project_config_from_pulumi() -> dict[str, Any]:
     """All of this project's config keys as the engine passed them (values are strings)."""
     from pulumi.runtime import config as runtime_config  # kept out of the pure import path

@@ -4,14 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
+from components.settings import PROJECT, stack_file_config
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = "macvlan-testbed"
+__all__ = ["PROJECT", "ROOT", "stack_config"]
 
 
 def stack_config(stack: str) -> dict[str, Any]:
     """The project's keys of Pulumi.<stack>.yaml, without the `macvlan-testbed:` prefix."""
-    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
-    prefix = PROJECT + ":"
-    return {key[len(prefix):]: value for key, value in document["config"].items() if key.startswith(prefix)}
+    return stack_file_config(str(ROOT / f"Pulumi.{stack}.yaml"))

@@ -1,22 +1,13 @@
-"""Run the real program under Pulumi's mocks and record what it registers.
-
-The mocks must be installed before the program is imported, so every run resets the
-runtime, installs fresh mocks and config, then executes __main__.py.
-"""
+"""Run the real program under Pulumi's mocks and record what it registers."""
 from __future__ import annotations
 
-import json
-import runpy
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import pulumi
-from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
-from tests.stacks import PROJECT, ROOT
+from components.inprocess import run_program as run_in_process
 
 
 @dataclass
@@ -76,24 +67,9 @@ class ProgramRun:
         return next(r for r in self.resources if r.name == name)
 
 
-def _config_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
-
-
 def run_program(config: Mapping[str, Any], stack: str = "dev", preview: bool = False) -> ProgramRun:
-    """Execute __main__.py with `config` (keys without the project prefix) under mocks."""
+    """Execute __main__.py with `config` (keys without the project prefix) under recording mocks."""
     mocks = RecordingMocks()
-    runtime_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview,
-                             monitor=RecordingMonitor(mocks))
-    pulumi.runtime.set_all_config({f"{PROJECT}:{k}": _config_text(v) for k, v in config.items()})
     run = ProgramRun(resources=mocks.resources)
-
-    def program() -> None:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-
-    _sync_await(run_pulumi_func(program))
-    stack_resource = runtime_settings.get_root_resource()
-    for name, value in stack_resource.outputs.items():  # type: ignore[union-attr]
-        run.outputs[name] = _sync_await(pulumi.Output.from_input(value).future())
+    run.outputs = run_in_process(mocks, config, stack, monitor=RecordingMonitor(mocks), preview=preview)
     return run
