@@ -44,5 +44,11 @@ def run_program(
 
     _sync_await(run_pulumi_func(program))
     stack_resource = runtime_settings.get_root_resource()
-    return {name: _sync_await(pulumi.Output.from_input(value).future())
-            for name, value in stack_resource.outputs.items()}  # type: ignore[union-attr]
+    return {name: _resolve(value) for name, value in stack_resource.outputs.items()}  # type: ignore[union-attr]
+
+
+def _resolve(value: Any) -> Any:
+    """Await Outputs; plain exports stay as they are (lifting big plain data costs seconds)."""
+    if isinstance(value, pulumi.Output):
+        return _sync_await(value.future())
+    return value
