@@ -195,7 +195,9 @@ def _plan_family(
         cursor += 1
         placed_automatically += 1
         occupied.add(first, last, f"{node.name} (planned)")
-        planned[node.name] = (IPRange(IPAddress(first, version), IPAddress(last, version)),)
+        # IPRange takes the end's version from the start; an int start is only unambiguous for IPv4.
+        start: int | IPAddress = first if version == 4 else IPAddress(first, 6)
+        planned[node.name] = (IPRange(start, last),)
 
     if unplaced:
         problems.append(ConfigProblem(
@@ -244,11 +246,11 @@ def _next_free_block(
     Blocks are aligned to multiples of `size` from the network address, so a /24 with
     rangeSize 10 gives .10-.19, .20-.29, ... exactly as the seed runbook chose by hand.
     """
-    base = subnet.first
+    base, end = subnet.first, subnet.last
     while True:
         first = base + cursor * size
         last = first + size - 1
-        if last > subnet.last:
+        if last > end:
             return None
         hit = next((a for a in reserved if first <= a <= last), None)
         if hit is not None:
