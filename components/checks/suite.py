@@ -264,7 +264,13 @@ class Suite:
     # -- exec ------------------------------------------------------------------------------
 
     def _run(self, pod: Pod, argv: Sequence[str], timeout: float) -> ExecResult:
-        return self.executor.run(pod.endpoint, list(argv), timeout)
+        """Run through the executor; anything it raises becomes an ExecError naming the pod."""
+        try:
+            return self.executor.run(pod.endpoint, list(argv), timeout)
+        except ExecError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. a websocket dropped mid-exec
+            raise ExecError(f"pod {pod.name}: {argv[0]!r} failed: {exc!r}") from exc
 
     # -- addresses -------------------------------------------------------------------------
 
@@ -490,15 +496,31 @@ class Suite:
                 server_box["result"] = self._run(server, server_argv, server_timeout)
             except ExecError as exc:
                 server_box["error"] = exc
-            except Exception as exc:  # noqa: BLE001 - reported as a named failure below
-                server_box["error"] = exc
             finally:
                 server_done.set()
 
         thread = threading.Thread(target=serve, name=f"iperf3-server-{server.name}", daemon=True)
         thread.start()
-        self.sleep(t.iperf_server_start_seconds)
+        try:
+            outcome, problem = self._iperf3_client(client, result, label, server_done)
+        finally:
+            # The server ends by itself: after its one test (-1), or --idle-timeout when no client
+            # came. Waiting for it keeps the next check on this pod from meeting a stale server.
+            server_done.wait(server_timeout + t.exec_margin_seconds)
+        server_problem = self._server_problem(server, server_box, label, server_done.is_set(), server_timeout)
+        if problem is not None:
+            # A server that could not start explains the client's "connection refused" better.
+            failures.append(server_problem if server_problem and outcome is None else problem)
+            return
+        assert outcome is not None
+        after = self._tx_bytes(client, path_label, failures)
+        self._judge_iperf3(client, outcome, before, after, result)
 
+    def _iperf3_client(self, client: Pod, result: dict[str, Any], label: str, server_done: threading.Event
+                       ) -> tuple[Optional[IperfResult], Optional[str]]:
+        """Run the client, retrying (bounded) while the fresh server is not listening yet."""
+        s, t = self.settings, self.tuning
+        self.sleep(t.iperf_server_start_seconds)
         client_argv = ["iperf3", "-c", result["serverAddress"], "-p", str(IPERF_PORT), "-J",
                        "-t", str(s.iperf_seconds), "-P", str(s.iperf_streams),
                        "--connect-timeout", str(t.iperf_connect_timeout_ms)]
@@ -536,16 +558,14 @@ class Suite:
                 problem = (f"{label}: iperf3 failed (rc {run.rc}):"
                            f" {_excerpt(run.stderr or run.stdout) or 'no output'}")
                 break
+        return outcome, problem
 
-        # The server ends by itself: after its one test (-1), or --idle-timeout when no client came.
-        server_done.wait(server_timeout + t.exec_margin_seconds)
-        server_problem = self._server_problem(server, server_box, label, server_done.is_set(), server_timeout)
-        if problem is not None:
-            # A server that could not start explains the client's "connection refused" better.
-            failures.append(server_problem if server_problem and outcome is None else problem)
-            return
-        assert outcome is not None
-        after = self._tx_bytes(client, path_label, failures)
+    def _judge_iperf3(self, client: Pod, outcome: IperfResult, before: Optional[int], after: Optional[int],
+                      result: dict[str, Any]) -> None:
+        """Record iperf3's totals and the tx-bytes delta; fail on throughput and the path proof."""
+        s = self.settings
+        failures: list[str] = result["failures"]
+        label, path_label = self._label("iperf3", result), self._label("path", result)
         view: dict[str, Any] = {
             "protocol": outcome.protocol, "streams": outcome.num_streams, "seconds": outcome.duration,
             "senderGbps": outcome.sent_bps / 1e9, "receiverGbps": outcome.received_bps / 1e9,
