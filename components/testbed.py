@@ -1,4 +1,4 @@
-"""The MacvlanTestbed component: per-node NADs, pinned test pods, and (later) their checks."""
+"""The MacvlanTestbed component: per-node NADs, pinned test pods, and the checks between them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,9 +8,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import cni
+from components.checks.provider import ConnectivityCheck, ConnectivityCheckArgs
 from components.settings import NodeSettings, Settings
 
 TYPE_TOKEN = "macvlan-testbed:index:MacvlanTestbed"
+# Stack output name -> ConnectivityCheck output it exports.
+CHECK_EXPORTS = {"checks": "results", "passed": "passed", "summary": "summary"}
 # ping opens raw ICMP sockets; everything else the test container needs is unprivileged.
 POD_CAPABILITIES = ["NET_RAW"]
 
@@ -76,16 +79,39 @@ class MacvlanTestbed(pulumi.ComponentResource):
 
         # Plain data, known at plan time: it shows in `pulumi preview` and costs no Output
         # lifting per nested value (that lifting dominated large mocks runs).
+        self.checks: Optional[ConnectivityCheck] = self._checks()
+
         self.plan = plan_data
         self.nads = nad_views
         self.pods = pod_views
-        self.register_outputs({"plan": self.plan, "nads": self.nads, "pods": self.pods})
+        self.register_outputs(exports(self))
 
     def nad_config(self, node: NodeSettings) -> dict[str, Any]:
         """The rendered NAD config of one node (the very dict the lab hands to the plugins)."""
         s = self._settings
         return cni.render_nad_config(node=node.name, families=s.plan.families, master=s.master,
                                      mode=s.mode, cni_version=s.cni_version, mtu=s.mtu)
+
+    def _checks(self) -> Optional[ConnectivityCheck]:
+        """The connectivity checks, after every pod; none when disabled or only rendering YAML."""
+        s = self._settings
+        if not s.checks.enabled or s.render_yaml_dir is not None:
+            return None
+        if s.target == "lab":
+            executor: dict[str, Any] = {"kind": "netns"}
+            endpoints = [dict(endpoint.to_data(), netns=pod.netns)  # type: ignore[attr-defined]
+                         for endpoint, pod in zip(self.endpoints, self.pod_resources)]
+        else:
+            executor = {"kind": "kubernetes", "kubeconfig": s.kubeconfig, "context": s.context,
+                        "container": s.container}
+            endpoints = [endpoint.to_data() for endpoint in self.endpoints]
+        return ConnectivityCheck(
+            f"{self._name}-checks",
+            ConnectivityCheckArgs(
+                endpoints=endpoints, families=list(s.families), settings=s.checks.to_data(),
+                executor=executor, trigger=s.checks.trigger, fail_on_error=s.checks.fail_on_error),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self.pod_resources),
+        )
 
     def _lab(self, configs: dict[str, dict[str, Any]]) -> list[pulumi.Resource]:
         """The netns lab: node namespaces, the wire between them, and pods via real CNI ADD."""
@@ -165,5 +191,9 @@ class MacvlanTestbed(pulumi.ComponentResource):
 
 def exports(testbed: MacvlanTestbed) -> dict[str, Any]:
     """The stack outputs users read with `pulumi stack output`."""
-    return {"plan": testbed.plan, "nads": testbed.nads, "pods": testbed.pods}
+    outputs: dict[str, Any] = {"plan": testbed.plan, "nads": testbed.nads, "pods": testbed.pods}
+    if testbed.checks is not None:
+        for stack_output, check_output in CHECK_EXPORTS.items():
+            outputs[stack_output] = getattr(testbed.checks, check_output)
+    return outputs
 

@@ -24,7 +24,7 @@ from tests.mocks.harness import run_program
 count = int(sys.argv[1])
 start = time.perf_counter()
 run = run_program(config(count), stack="bench")
-assert len(run.resources) == 1 + 2 * count, len(run.resources)
+assert len(run.resources) == 2 + 2 * count, len(run.resources)  # component, NADs, pods, checks
 print(time.perf_counter() - start)
 """
 

@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional
 import pulumi
 
 from components.inprocess import run_program
+from components.values import plain
 
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
 PROVIDER_KEY = "__provider"
@@ -78,7 +79,7 @@ class RealizingMocks(pulumi.runtime.Mocks):
             raise StandaloneError(f"{args.name}: invalid inputs: {reasons}")
         props = dict(checked.inputs or inputs)
         result = provider.create(props)
-        outputs = {**props, **(result.outs or {})}
+        outputs = plain({**props, **(result.outs or {})})
         outputs.pop(PROVIDER_KEY, None)
         with self._lock:
             self.created.append(Created(args.typ, args.name, result.id, blob, outputs))
@@ -129,7 +130,29 @@ def up(config: dict[str, Any], stack: str, lab_id: str, log: Callable[[str], Non
         leftovers = delete_all(mocks.created, log)
         detail = f" (and cleanup failed: {'; '.join(leftovers)})" if leftovers else ""
         raise StandaloneError(f"lab up failed: {error}{detail}") from None
+    outputs = plain(outputs)
     save(lab_id, mocks.created, outputs)
+    return outputs
+
+
+def recheck(lab_id: str, log: Callable[[str], None]) -> dict[str, Any]:
+    """Run the checks of a lab that is up again (what a changed `trigger` does under pulumi)."""
+    from components.testbed import CHECK_EXPORTS
+
+    state = load(lab_id)
+    if state is None:
+        raise StandaloneError(f"lab {lab_id!r} is not up; run `scripts/lab up` first")
+    created = [Created(**c) for c in state["created"]]
+    check = next((c for c in created if c.type.endswith(":ConnectivityCheck")), None)
+    if check is None:
+        raise StandaloneError(f"lab {lab_id!r} has no checks (checks.enabled is false)")
+    result = _provider(check.provider).update(check.id, dict(check.outputs), dict(check.outputs))
+    check.outputs.update(plain(result.outs or {}))
+    outputs = dict(state["outputs"])
+    for stack_output, check_output in CHECK_EXPORTS.items():
+        outputs[stack_output] = check.outputs.get(check_output)
+    save(lab_id, created, outputs)
+    log(f"re-ran {check.name}")
     return outputs
 
 

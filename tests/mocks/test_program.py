@@ -5,6 +5,7 @@ import json
 
 import pulumi
 import pytest
+from pulumi.runtime import rpc
 
 from components.testbed import TYPE_TOKEN
 from tests.mocks.harness import run_program
@@ -13,6 +14,7 @@ from tests.unit.test_cni import SEED_W0_CONFIG
 
 NAD_TYPE = "kubernetes:k8s.cni.cncf.io/v1:NetworkAttachmentDefinition"
 POD_TYPE = "kubernetes:core/v1:Pod"
+CHECK_TYPE = "pulumi-python:dynamic/checks:ConnectivityCheck"
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +22,27 @@ def dev():
     return run_program(stack_config("dev"), stack="dev")
 
 
-def test_dev_registers_one_component_two_nads_two_pods(dev):
-    assert [r.type for r in dev.resources] == [TYPE_TOKEN, NAD_TYPE, NAD_TYPE, POD_TYPE, POD_TYPE]
+def test_dev_registers_one_component_two_nads_two_pods_and_the_checks(dev):
+    assert [r.type for r in dev.resources] == [TYPE_TOKEN, NAD_TYPE, NAD_TYPE, POD_TYPE, POD_TYPE, CHECK_TYPE]
+
+
+def test_dev_checks_run_after_both_pods_with_the_planned_ranges(dev):
+    (check,) = dev.of_type(CHECK_TYPE)
+    assert set(check.dependencies) == {dev.named("testbed-pod-w0").urn, dev.named("testbed-pod-w1").urn}
+    assert check.inputs["endpoints"] == [
+        {"pod": "alpine1", "node": "w0", "nad": "macvlan-w0-ens16f0", "namespace": "default",
+         "ranges": {"ipv4": ["10.1.10.10-10.1.10.19"], "ipv6": ["fd10::10-fd10::19"]}},
+        {"pod": "alpine2", "node": "w1", "nad": "macvlan-w1-ens16f0", "namespace": "default",
+         "ranges": {"ipv4": ["10.1.10.20-10.1.10.29"], "ipv6": ["fd10::20-fd10::29"]}},
+    ]
+    assert check.inputs["families"] == ["ipv4", "ipv6"]
+    assert check.inputs["executor"]["kind"] == "kubernetes"
+    assert check.inputs["executor"]["container"] == "testbed"
+    assert check.inputs["failOnError"] is True
+    assert check.inputs["trigger"] == ""
+    assert check.inputs["settings"]["pingCount"] == 3
+    assert check.inputs["settings"]["pathProofRatio"] == 0.9
+    assert set(dev.outputs) == {"plan", "nads", "pods", "checks", "passed", "summary"}
 
 
 def test_dev_nads_carry_the_seeds_names_and_config(dev):
@@ -76,6 +97,8 @@ def test_64_node_automatic_plan():
                        "rangeSize": 16}, stack="big")
     assert len(run.of_type(NAD_TYPE)) == 64
     assert len(run.of_type(POD_TYPE)) == 64
+    (check,) = run.of_type(CHECK_TYPE)
+    assert len(check.inputs["endpoints"]) == 64
     starts = []
     for index in range(64):
         nad = run.named(f"testbed-nad-worker-{index}")
@@ -105,11 +128,36 @@ def test_explicit_provider_from_kubeconfig_and_context_is_used_by_every_child():
         assert child.provider.startswith(provider.urn)
 
 
-def test_render_yaml_to_directory_configures_the_provider(tmp_path):
+def test_render_yaml_to_directory_configures_the_provider_and_skips_the_checks(tmp_path):
     config = dict(stack_config("dev"), renderYamlToDirectory=str(tmp_path))
     run = run_program(config, stack="dev")
     (provider,) = run.of_type("pulumi:providers:kubernetes")
     assert provider.inputs["renderYamlToDirectory"] == str(tmp_path)
+    assert not run.of_type(CHECK_TYPE)
+    assert set(run.outputs) == {"plan", "nads", "pods"}
+
+
+def test_disabled_checks_register_no_check_resource():
+    run = run_program(dict(stack_config("dev"), checks={"enabled": False}), stack="dev")
+    assert not run.of_type(CHECK_TYPE)
+
+
+def test_check_settings_and_trigger_reach_the_check_resource():
+    checks = {"pingCount": 5, "iperfSeconds": 2, "iperfProtocol": "udp", "minGbps": 1.5,
+              "failOnError": False, "trigger": "run-2"}
+    run = run_program(dict(stack_config("dev"), checks=checks, kubeconfig="kind: Config\n",
+                           context="ctx"), stack="dev")
+    (check,) = run.of_type(CHECK_TYPE)
+    assert check.inputs["trigger"] == "run-2"
+    assert check.inputs["failOnError"] is False
+    assert check.inputs["settings"]["pingCount"] == 5
+    assert check.inputs["settings"]["iperfProtocol"] == "udp"
+    assert check.inputs["settings"]["minGbps"] == 1.5
+    # The kubeconfig is a secret, so the whole executor input travels as a secret.
+    executor = check.inputs["executor"]
+    assert executor[rpc._special_sig_key] == rpc._special_secret_sig
+    assert executor["value"] == {"kind": "kubernetes", "kubeconfig": "kind: Config\n", "context": "ctx",
+                                 "container": "testbed"}
 
 
 def test_invalid_config_registers_nothing_and_raises_one_run_error():
@@ -128,6 +176,9 @@ def test_lab_stack_builds_nodes_a_wire_and_pods_with_the_rendered_config():
     assert types.count("pulumi-python:dynamic/lab:LabNode") == 2
     assert types.count("pulumi-python:dynamic/lab:LabWire") == 1
     assert types.count("pulumi-python:dynamic/lab:LabPod") == 2
+    (check,) = run.of_type(CHECK_TYPE)
+    assert check.inputs["executor"] == {"kind": "netns"}
+    assert set(check.dependencies) == {run.named("testbed-pod-w0").urn, run.named("testbed-pod-w1").urn}
     assert not run.of_type(NAD_TYPE) and not run.of_type(POD_TYPE)
     wire = run.named("testbed-wire")
     assert wire.inputs["nodes"] == ["w0", "w1"]
