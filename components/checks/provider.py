@@ -21,8 +21,8 @@ PROVIDER_KEY = "__provider"
 INPUT_KEYS = ("endpoints", "families", "settings", "executor", "trigger", "failOnError")
 """Inputs; a change to any of them re-runs the checks (an update, never a replace)."""
 OUTPUT_KEYS = ("results", "passed", "summary")
-DEFAULT_EXECUTOR: Mapping[str, Any] = {"kind": "kubernetes", "kubeconfig": None, "context": None,
-                                       "container": None}
+DEFAULT_EXECUTOR: Mapping[str, Any] = {"kind": "kubernetes"}
+"""Ambient kubeconfig and context, the API server's default container."""
 LOG_PREFIX = "connectivity-check"
 
 
@@ -47,8 +47,11 @@ def _plain(value: Any) -> Any:
 
 def _unknown(value: Any) -> bool:
     """True for a preview placeholder (anywhere inside value) whose real value is not known yet."""
+    from pulumi.output import Unknown
     from pulumi.runtime import rpc
 
+    if isinstance(value, Unknown):  # what the server's deserialize_properties(keep_unknowns=True) gives
+        return True
     if isinstance(value, str):
         return value == rpc.UNKNOWN
     if isinstance(value, Mapping):
@@ -56,6 +59,15 @@ def _unknown(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(_unknown(v) for v in value)
     return False
+
+
+def _without_nulls(value: Any) -> Any:
+    """Drop None-valued keys (absent = not measured): the SDK's Read drops them, so Create must too."""
+    if isinstance(value, Mapping):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _canonical(value: Any) -> str:
@@ -80,7 +92,8 @@ class ConnectivityCheckProvider(dynamic.ResourceProvider):
 
     def inputs(self, props: Mapping[str, Any]) -> dict[str, Any]:
         """Just the inputs, with defaults filled and gRPC numbers/secrets undone."""
-        found = {key: _plain(props.get(key)) for key in INPUT_KEYS}
+        # Null-valued keys count as absent, on every path (the SDK drops them on Read).
+        found = {key: _without_nulls(_plain(props.get(key))) for key in INPUT_KEYS}
         if found["settings"] is None:
             found["settings"] = {}
         if found["executor"] is None:
@@ -94,14 +107,15 @@ class ConnectivityCheckProvider(dynamic.ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         """Validate every input in one pass; unknown (preview) values are validated when known."""
         from components.checks.executors import executor_spec_problems
-        from components.checks.suite import endpoint_problems, family_problems, settings_from_data
+        from components.checks.suite import FAMILIES, endpoint_problems, family_problems, settings_from_data
 
         inputs = self.inputs(news)
         problems: list[tuple[str, str]] = []
         families = inputs["families"]
         if not _unknown(families):
             problems += [("families", p) for p in family_problems(families)]
-        known_families = [] if _unknown(families) or not isinstance(families, list) else families
+        known_families = [] if _unknown(families) or not isinstance(families, list) else [
+            f for f in families if f in FAMILIES]
         endpoints = inputs["endpoints"]
         if not _unknown(endpoints):
             problems += [("endpoints", p) for p in endpoint_problems(endpoints, known_families)]
@@ -148,7 +162,7 @@ class ConnectivityCheckProvider(dynamic.ResourceProvider):
             on_pair=lambda pair, done, total: _log(progress_line(pair, done, total)),
         )
         summary = results.pop("summary")
-        outs = {**inputs, "results": results, "passed": results["passed"], "summary": summary}
+        outs = {**inputs, "results": _without_nulls(results), "passed": results["passed"], "summary": summary}
         if results["passed"]:
             _log(f"passed: {len(results['checks'])} checks")
         else:
