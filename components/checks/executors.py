@@ -144,7 +144,7 @@ def exit_status(error_channel: str) -> tuple[int, str]:
                 break
     if _RUNTIME_MISSING.search(message):
         return EXIT_NOT_FOUND, message
-    raise ExecError(f"exec failed: {message or text[:200]!r}")
+    raise ExecError(f"exec failed: {message}" if message else f"exec failed: {text[:200]!r}")
 
 
 def not_ready(error: BaseException) -> bool:
