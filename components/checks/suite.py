@@ -64,6 +64,8 @@ class Tuning:
     """iperf3 --connect-timeout: bounds an attempt against an unreachable peer."""
     ping_reply_timeout_seconds: int = 2
     """ping -W."""
+    iperf_server_grace_seconds: float = 2.0
+    """How long a server may take to end after the client is done before the suite ends it."""
 
     @property
     def iperf_server_idle_seconds(self) -> int:
@@ -504,8 +506,11 @@ class Suite:
         try:
             outcome, problem = self._iperf3_client(client, result, label, server_done)
         finally:
-            # The server ends by itself: after its one test (-1), or --idle-timeout when no client
-            # came. Waiting for it keeps the next check on this pod from meeting a stale server.
+            # The server ends by itself after its one test (-1). When the client never reached it,
+            # a loopback test from inside its own pod ends it now rather than at --idle-timeout;
+            # either way the next check on this pod must not meet a stale server.
+            if not server_done.wait(t.iperf_server_grace_seconds):
+                self._end_server(server)
             server_done.wait(server_timeout + t.exec_margin_seconds)
         server_problem = self._server_problem(server, server_box, label, server_done.is_set(), server_timeout)
         if problem is not None:
@@ -515,6 +520,15 @@ class Suite:
         assert outcome is not None
         after = self._tx_bytes(client, path_label, failures)
         self._judge_iperf3(client, outcome, before, after, result)
+
+    def _end_server(self, server: Pod) -> None:
+        """Hand the waiting one-off server a tiny test over the pod's own loopback; best effort."""
+        argv = ["iperf3", "-c", "127.0.0.1", "-p", str(IPERF_PORT), "-n", "1K",
+                "--connect-timeout", str(self.tuning.iperf_connect_timeout_ms)]
+        try:
+            self._run(server, argv, self.tuning.quick_timeout_seconds)
+        except ExecError:
+            pass  # the server still ends at --idle-timeout
 
     def _iperf3_client(self, client: Pod, result: dict[str, Any], label: str, server_done: threading.Event
                        ) -> tuple[Optional[IperfResult], Optional[str]]:

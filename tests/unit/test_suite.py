@@ -26,7 +26,8 @@ from components.settings import CheckSettings
 
 TESTDATA = Path(__file__).resolve().parents[1] / "testdata"
 ROOT = Path(__file__).resolve().parents[2]
-FAST = Tuning(tentative_delay_seconds=0, iperf_retry_delay_seconds=0, iperf_server_start_seconds=0)
+FAST = Tuning(tentative_delay_seconds=0, iperf_retry_delay_seconds=0, iperf_server_start_seconds=0,
+              iperf_server_grace_seconds=0.5)
 REFUSED = (TESTDATA / "iperf3-error-refused.json").read_text()
 K8S_MISSING = ('OCI runtime exec failed: exec failed: unable to start container process: exec: "iperf3":'
                ' executable file not found in $PATH: unknown')
@@ -113,6 +114,10 @@ class FakeExecutor:
         assert isinstance(argv, list) and all(isinstance(a, str) for a in argv), argv
         assert timeout > 0
         pod = self.pods[endpoint["pod"]]
+        if step_of(argv) == "end-server":  # part of the pair whose server is running there
+            with self.lock:
+                self.calls.append((pod.name, list(argv)))
+            return self.answer(pod, argv)
         with self.lock:
             self.calls.append((pod.name, list(argv)))
             if pod.name in self.active:
@@ -162,6 +167,9 @@ class FakeExecutor:
             self.client_ran[pod.name].clear()
             return ExecResult(0, "-----------------------------------------------------------\n"
                                  "Server listening on 5201 (test #1)\n", "")
+        if step == "end-server":
+            self.client_ran[pod.name].set()
+            return ExecResult(0, "Connecting to host 127.0.0.1, port 5201\n", "")
         if step == "client":
             self.meet()
             target = argv[argv.index("-c") + 1]
@@ -199,6 +207,8 @@ def step_of(argv: Sequence[str]) -> str:
         return "tx"
     if argv[0] == "ping":
         return "ping"
+    if argv[0] == "iperf3" and "127.0.0.1" in argv:
+        return "end-server"
     if argv[0] == "iperf3":
         return "server" if "-s" in argv else "client"
     raise AssertionError(f"unknown command {argv}")
@@ -416,6 +426,18 @@ def test_client_retries_are_bounded() -> None:
     executor.answer = answer  # type: ignore[method-assign]
     results, _ = run(pods, families=["ipv4"], executor=executor, tuning=tuning)
     assert len(executor.calls_of("alpine1", "client")) == 3
+    assert ("iperf3/ipv4: alpine1 (10.1.10.14) -> alpine2 (10.1.10.22): iperf3 error:"
+            " unable to connect to server: Connection refused") in results["failures"]
+
+
+def test_a_server_the_client_never_reached_is_ended_from_its_own_pod() -> None:
+    # alpine1 talks to itself (say, a duplicate address): the peer's server waits for a client that never comes.
+    pods = seed_pods(alpine1={"script": {"client": [ExecResult(1, REFUSED, "")]}})
+    executor = FakeExecutor(pods)
+    executor.release = lambda argv: None  # type: ignore[method-assign] - only the suite can end the server
+    results, _ = run(pods, families=["ipv4"], executor=executor)
+    assert executor.calls_of("alpine2", "end-server") == [
+        ["iperf3", "-c", "127.0.0.1", "-p", "5201", "-n", "1K", "--connect-timeout", "3000"]]
     assert ("iperf3/ipv4: alpine1 (10.1.10.14) -> alpine2 (10.1.10.22): iperf3 error:"
             " unable to connect to server: Connection refused") in results["failures"]
 
