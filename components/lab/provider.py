@@ -8,32 +8,10 @@ from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Seque
 import pulumi
 import pulumi.dynamic as dynamic
 
+from components.values import is_unknown, plain
+
 # Providers are pickled by dill into the state: module level holds only classes and plain constants.
 _PROVIDER_KEY = "__provider"
-
-
-def _plain(value: Any) -> Any:
-    """Undo the gRPC Struct round trip, which turns every number into a float (1500 -> 1500.0)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _unknown(value: Any) -> bool:
-    """True for a preview placeholder whose real value is not known yet."""
-    from pulumi.runtime import rpc
-
-    if value == rpc.UNKNOWN:
-        return True
-    if isinstance(value, Mapping):
-        return any(_unknown(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_unknown(v) for v in value)
-    return False
 
 
 class _LabProvider(dynamic.ResourceProvider):
@@ -51,7 +29,7 @@ class _LabProvider(dynamic.ResourceProvider):
         """Just the inputs, with defaults filled and numbers restored."""
         found = {k: props.get(k, d) for k, d in self.defaults.items()}
         found.update({k: props.get(k) for k in self.required})
-        return _plain(found)
+        return plain(found)
 
     def validators(self) -> Sequence[Tuple[str, Callable[[Dict[str, Any]], None]]]:
         """(property, validator) pairs; a validator raises ValueError naming the bad value."""
@@ -65,7 +43,7 @@ class _LabProvider(dynamic.ResourceProvider):
         ]
         if not failures:
             for prop, validate in self.validators():
-                if _unknown(inputs.get(prop)):
+                if is_unknown(inputs.get(prop)):
                     continue
                 try:
                     validate(inputs)
@@ -80,7 +58,7 @@ class _LabProvider(dynamic.ResourceProvider):
         old, new = self.inputs(olds), self.inputs(news)
         changed = [
             k for k in self.input_names()
-            if _unknown(new[k]) or json.dumps(old[k], sort_keys=True) != json.dumps(new[k], sort_keys=True)
+            if is_unknown(new[k]) or json.dumps(old[k], sort_keys=True) != json.dumps(new[k], sort_keys=True)
         ]
         return dynamic.DiffResult(
             changes=bool(changed), replaces=changed, stables=[], delete_before_replace=True
@@ -92,9 +70,9 @@ class _LabProvider(dynamic.ResourceProvider):
 
     def read(self, id_: str, props: Dict[str, Any]) -> dynamic.ReadResult:
         """Keep the stored outputs while the object lives; an empty id tells the engine it is gone."""
-        if not self.exists(_plain(props)):
+        if not self.exists(plain(props)):
             return dynamic.ReadResult("", {})
-        return dynamic.ReadResult(id_, _plain({k: v for k, v in props.items() if k != _PROVIDER_KEY}))
+        return dynamic.ReadResult(id_, plain({k: v for k, v in props.items() if k != _PROVIDER_KEY}))
 
 
 def _lab(inputs: Mapping[str, Any]) -> Any:
@@ -239,7 +217,7 @@ class LabPodProvider(_LabProvider):
             inputs["nad_name"],
             inputs["config"],
             ifname=inputs["ifname"],
-            prev_result=_plain(prev) if isinstance(prev, Mapping) and prev else None,
+            prev_result=plain(prev) if isinstance(prev, Mapping) and prev else None,
         )
 
 
