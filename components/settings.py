@@ -453,12 +453,19 @@ def _read_ranges(node: _Reader, raw: Any) -> tuple[IPRange, ...]:
     return tuple(ranges)
 
 
-def _read_checks(read: _Reader) -> CheckSettings:
-    raw = read.structured("checks", {})
+def read_check_settings(raw: Any, key: str = "checks") -> tuple[CheckSettings, list[ConfigProblem]]:
+    """Check settings from their camelCase object, with every problem; shared by config and provider."""
+    read = _Reader({key: raw if raw is not None else {}})
+    settings = _read_checks(read, key)
+    return settings, read.problems
+
+
+def _read_checks(read: _Reader, key: str = "checks") -> CheckSettings:
+    raw = read.structured(key, {})
     if not isinstance(raw, dict):
-        read.problem("checks", raw, f"must be an object with keys {', '.join(CHECK_KEYS)}")
+        read.problem(key, raw, f"must be an object with keys {', '.join(CHECK_KEYS)}")
         return CheckSettings()
-    checks = _Reader(raw, prefix="checks.")
+    checks = _Reader(raw, prefix=f"{key}.")
     checks.unknown_keys(CHECK_KEYS, "checks")
     defaults = CheckSettings()
     settings = CheckSettings(

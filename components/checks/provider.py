@@ -17,6 +17,8 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi.dynamic as dynamic
 
+from components.values import is_unknown, plain
+
 PROVIDER_KEY = "__provider"
 INPUT_KEYS = ("endpoints", "families", "settings", "executor", "trigger", "failOnError")
 """Inputs; a change to any of them re-runs the checks (an update, never a replace)."""
@@ -28,37 +30,6 @@ LOG_PREFIX = "connectivity-check"
 
 class ConnectivityCheckFailed(Exception):
     """failOnError is set and at least one check failed; the message lists every failure."""
-
-
-def _plain(value: Any) -> Any:
-    """Undo the gRPC Struct round trip: secrets unwrapped, integral floats back to ints (1500.0 -> 1500)."""
-    from pulumi.runtime import rpc
-
-    if rpc.is_rpc_secret(value):
-        return _plain(rpc.unwrap_rpc_secret(value))
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _unknown(value: Any) -> bool:
-    """True for a preview placeholder (anywhere inside value) whose real value is not known yet."""
-    from pulumi.output import Unknown
-    from pulumi.runtime import rpc
-
-    if isinstance(value, Unknown):  # what the server's deserialize_properties(keep_unknowns=True) gives
-        return True
-    if isinstance(value, str):
-        return value == rpc.UNKNOWN
-    if isinstance(value, Mapping):
-        return any(_unknown(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_unknown(v) for v in value)
-    return False
 
 
 def _without_nulls(value: Any) -> Any:
@@ -93,7 +64,7 @@ class ConnectivityCheckProvider(dynamic.ResourceProvider):
     def inputs(self, props: Mapping[str, Any]) -> dict[str, Any]:
         """Just the inputs, with defaults filled and gRPC numbers/secrets undone."""
         # Null-valued keys count as absent, on every path (the SDK drops them on Read).
-        found = {key: _without_nulls(_plain(props.get(key))) for key in INPUT_KEYS}
+        found = {key: _without_nulls(plain(props.get(key))) for key in INPUT_KEYS}
         if found["settings"] is None:
             found["settings"] = {}
         if found["executor"] is None:
@@ -112,40 +83,40 @@ class ConnectivityCheckProvider(dynamic.ResourceProvider):
         inputs = self.inputs(news)
         problems: list[tuple[str, str]] = []
         families = inputs["families"]
-        if not _unknown(families):
+        if not is_unknown(families):
             problems += [("families", p) for p in family_problems(families)]
-        known_families = [] if _unknown(families) or not isinstance(families, list) else [
+        known_families = [] if is_unknown(families) or not isinstance(families, list) else [
             f for f in families if f in FAMILIES]
         endpoints = inputs["endpoints"]
-        if not _unknown(endpoints):
+        if not is_unknown(endpoints):
             problems += [("endpoints", p) for p in endpoint_problems(endpoints, known_families)]
         settings = inputs["settings"]
-        if not _unknown(settings):
+        if not is_unknown(settings):
             checked, setting_problems = settings_from_data(settings)
             problems += [("settings", p) for p in setting_problems]
             if not setting_problems:
                 inputs["settings"] = checked.to_data()
         executor = inputs["executor"]
-        if not _unknown(executor):
+        if not is_unknown(executor):
             problems += [("executor", p) for p in executor_spec_problems(executor)]
             if (isinstance(executor, Mapping) and executor.get("kind") == "netns"
-                    and isinstance(endpoints, list) and not _unknown(endpoints)):
+                    and isinstance(endpoints, list) and not is_unknown(endpoints)):
                 problems += [
                     ("endpoints", f"endpoints[{i}].netns: got {e.get('netns')!r}; the netns executor needs"
                                   f" the pod's network namespace name")
                     for i, e in enumerate(endpoints)
                     if isinstance(e, Mapping) and not (isinstance(e.get("netns"), str) and e.get("netns"))
                 ]
-        if not _unknown(inputs["trigger"]) and not isinstance(inputs["trigger"], str):
+        if not is_unknown(inputs["trigger"]) and not isinstance(inputs["trigger"], str):
             problems.append(("trigger", f"trigger: got {inputs['trigger']!r}; must be a string"))
-        if not _unknown(inputs["failOnError"]) and not isinstance(inputs["failOnError"], bool):
+        if not is_unknown(inputs["failOnError"]) and not isinstance(inputs["failOnError"], bool):
             problems.append(("failOnError", f"failOnError: got {inputs['failOnError']!r}; must be true or false"))
         return dynamic.CheckResult(inputs, [dynamic.CheckFailure(prop, reason) for prop, reason in problems])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         """Update (re-run) when an input changed; outputs and the serialized provider do not count."""
         old, new = self.inputs(olds), self.inputs(news)
-        changed = [key for key in INPUT_KEYS if _unknown(new[key]) or _canonical(old[key]) != _canonical(new[key])]
+        changed = [key for key in INPUT_KEYS if is_unknown(new[key]) or _canonical(old[key]) != _canonical(new[key])]
         return dynamic.DiffResult(
             changes=bool(changed), replaces=[], stables=[k for k in INPUT_KEYS if k not in changed],
             delete_before_replace=False,
@@ -179,7 +150,7 @@ class ConnectivityCheckProvider(dynamic.ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """The stored results: re-running checks on refresh would be a new measurement, not a read."""
-        return dynamic.ReadResult(id_, _plain({k: v for k, v in props.items() if k != PROVIDER_KEY}))
+        return dynamic.ReadResult(id_, plain({k: v for k, v in props.items() if k != PROVIDER_KEY}))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to remove: the checks leave nothing behind."""

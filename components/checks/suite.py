@@ -83,19 +83,10 @@ def settings_from_data(data: Optional[Mapping[str, Any]]) -> tuple[CheckSettings
     The rules and defaults are those of the stack config's `checks` object (components/settings.py),
     so a value the config accepts is one the provider accepts.
     """
-    from components.settings import _read_checks, _Reader  # one home for the check settings' rules
+    from components.settings import read_check_settings  # one home for the check settings' rules
 
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        return CheckSettings(), [f"settings: got {data!r}; must be an object"]
-    reader = _Reader({"checks": dict(data)})
-    checks = _read_checks(reader)
-    problems = [
-        str(problem).replace("checks.", "settings.", 1) if str(problem).startswith("checks.") else str(problem)
-        for problem in reader.problems
-    ]
-    return checks, problems
+    checks, problems = read_check_settings(data, key="settings")
+    return checks, [str(problem) for problem in problems]
 
 
 @dataclass(frozen=True)

@@ -41,15 +41,6 @@ class Created:
     outputs: dict[str, Any]
 
 
-def _unsecret(value: Any) -> Any:
-    """The SDK marks `__provider` secret; mocks hand over the wire form of a secret."""
-    from pulumi.runtime import rpc
-
-    if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-        return value["value"]
-    return value
-
-
 def _provider(blob: str) -> Any:
     """The provider exactly as the engine's provider server would load it."""
     import dill
@@ -70,7 +61,7 @@ class RealizingMocks(pulumi.runtime.Mocks):
             if args.typ.startswith("macvlan-testbed:"):
                 return "", {}
             raise StandaloneError(f"{args.typ} {args.name}: the CLI-less runner realizes the lab target only")
-        blob = _unsecret(args.inputs[PROVIDER_KEY])
+        blob = plain(args.inputs[PROVIDER_KEY])  # the SDK marks `__provider` secret
         provider = _provider(blob)
         inputs = {k: v for k, v in args.inputs.items()}
         checked = provider.check({}, inputs)
