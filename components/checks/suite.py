@@ -64,6 +64,8 @@ class Tuning:
     """iperf3 --connect-timeout: bounds an attempt against an unreachable peer."""
     ping_reply_timeout_seconds: int = 2
     """ping -W."""
+    ping_interval_seconds: float = 0.2
+    """ping -i: the shortest interval iputils and busybox allow without root; 5x faster than the default."""
     iperf_server_grace_seconds: float = 2.0
     """How long a server may take to end after the client is done before the suite ends it."""
 
@@ -418,7 +420,8 @@ class Suite:
             result["failures"].append(not_installed("ping", client))
             return None
         reply_timeout = max(1, min(self.tuning.ping_reply_timeout_seconds, s.ping_deadline_seconds))
-        argv = ["ping", f"-{VERSION[family]}", "-c", str(s.ping_count), "-W", str(reply_timeout),
+        argv = ["ping", f"-{VERSION[family]}", "-c", str(s.ping_count), "-i", f"{self.tuning.ping_interval_seconds:g}",
+                "-W", str(reply_timeout),
                 "-w", str(s.ping_deadline_seconds), result["serverAddress"]]
         timeout = s.ping_deadline_seconds + self.tuning.exec_margin_seconds
         try:

@@ -272,8 +272,8 @@ def test_commands_are_bounded_argv_lists() -> None:
     _, executor = run(seed_pods(), settings)
     assert executor.calls_of("alpine1", "addr") == [["ip", "-j", "addr", "show", "dev", "net1"]]
     assert executor.calls_of("alpine1", "ping") == [
-        ["ping", "-4", "-c", "5", "-W", "2", "-w", "7", "10.1.10.22"],
-        ["ping", "-6", "-c", "5", "-W", "2", "-w", "7", "fd10::22"],
+        ["ping", "-4", "-c", "5", "-i", "0.2", "-W", "2", "-w", "7", "10.1.10.22"],
+        ["ping", "-6", "-c", "5", "-i", "0.2", "-W", "2", "-w", "7", "fd10::22"],
     ]
     assert executor.calls_of("alpine1", "client")[0] == [
         "iperf3", "-c", "10.1.10.22", "-p", "5201", "-J", "-t", "4", "-P", "2", "--connect-timeout", "3000"]
