@@ -1,8 +1,8 @@
 // Pins the Pulumi CLI built by scripts/bootstrap-engine (go build, never go install:
-// pkg/v3's own go.mod carries replaces that `go install pkg@version` refuses), and the
-// stand-in Python language host in ./pulumi-language-python, from the same graph: the
-// official host module (github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3)
-// is not served by the Go module proxy these machines reach.
+// pkg/v3's own go.mod carries replaces that `go install pkg@version` refuses). Its sdk/v3
+// module (same version) also supplies pulumi-language-python-exec and
+// pulumi-resource-pulumi-python; the Python language host itself is pinned apart, in
+// ../language-python-official.
 module macvlan-testbed/engine/cli
 
 go 1.26.6
@@ -11,12 +11,6 @@ go 1.26.6
 replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
 
 tool github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-
-require (
-	github.com/pulumi/pulumi/sdk/v3 v3.276.0
-	google.golang.org/grpc v1.85.0
-	google.golang.org/protobuf v1.36.12
-)
 
 require (
 	cel.dev/expr v0.25.3 // indirect
@@ -213,6 +207,7 @@ require (
 	github.com/pulumi/inflector v0.1.1 // indirect
 	github.com/pulumi/pulumi-cloud-sdk/go v1.20261104.0 // indirect
 	github.com/pulumi/pulumi/pkg/v3 v3.276.0 // indirect
+	github.com/pulumi/pulumi/sdk/v3 v3.276.0 // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/rogpeppe/go-internal v1.14.1 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
@@ -288,6 +283,8 @@ require (
 	google.golang.org/genproto v0.0.0-20260724162435-b2f20204f0df // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20261026165753-2ffab32bce7e // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261026165753-2ffab32bce7e // indirect
+	google.golang.org/grpc v1.85.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/yaml.v2 v2.4.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 	lukechampine.com/frand v1.5.1 // indirect
