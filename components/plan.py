@@ -165,6 +165,7 @@ def _plan_family(
     reserved_names = {subnet.first: "the network address", int(spec.effective_gateway): "the gateway"}
     if spec.family == "ipv4":
         reserved_names.setdefault(subnet.last, "the broadcast address")
+    subnet_first, subnet_last = subnet.first, subnet.last
     occupied = _Occupied()
     cursor = 0  # index of the next candidate block of `range_size` addresses
     planned: dict[str, tuple[IPRange, ...]] = {}
@@ -186,7 +187,7 @@ def _plan_family(
             planned[node.name] = tuple(kept)
             continue
 
-        block = _next_free_block(subnet, range_size, cursor, reserved, occupied)
+        block = _next_free_block(subnet_first, subnet_last, range_size, cursor, reserved, occupied)
         if block is None:
             unplaced += 1
             planned[node.name] = ()
@@ -239,25 +240,24 @@ def _explicit_range_problem(
 
 
 def _next_free_block(
-    subnet: IPNetwork, size: int, cursor: int, reserved: Sequence[int], occupied: _Occupied
+    base: int, end: int, size: int, cursor: int, reserved: Sequence[int], occupied: _Occupied
 ) -> Optional[tuple[int, int, int]]:
-    """First block at or after `cursor` clear of reserved addresses and earlier ranges.
+    """First block at or after `cursor` inside [base, end], clear of reserved addresses and earlier ranges.
 
     Blocks are aligned to multiples of `size` from the network address, so a /24 with
     rangeSize 10 gives .10-.19, .20-.29, ... exactly as the seed runbook chose by hand.
     """
-    base, end = subnet.first, subnet.last
     while True:
         first = base + cursor * size
         last = first + size - 1
         if last > end:
             return None
-        hit = next((a for a in reserved if first <= a <= last), None)
-        if hit is not None:
-            cursor = (hit - base) // size + 1
-            continue
-        clash = occupied.overlap(first, last)
-        if clash is not None:
+        for address in reserved:
+            if first <= address <= last:
+                cursor = (address - base) // size + 1
+                break
+        else:
+            clash = occupied.overlap(first, last)
+            if clash is None:
+                return cursor, first, last
             cursor = (clash[1] - base) // size + 1
-            continue
-        return cursor, first, last
