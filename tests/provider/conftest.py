@@ -1,8 +1,7 @@
 """Provider-tier fixtures: the SDK's provider server over gRPC, and private network namespaces.
 
 Tests marked `lab` need root (network namespaces); they skip without it, or fail when
-MACVLAN_TESTBED_REQUIRE_LAB=1 demands them. The real-CNI ones also use the lab tier's
-fixtures (`lab`, `make_nodes`), which additionally need the CNI plugins.
+MACVLAN_TESTBED_REQUIRE_LAB=1 demands them. (The suite on real CNI pods is in tests/lab.)
 """
 from __future__ import annotations
 
@@ -21,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.lab.conftest import REQUIRE_ENV, lab, lab_host, make_nodes  # noqa: E402,F401 - fixtures
+from tests.lab.conftest import REQUIRE_ENV  # noqa: E402
 
 
 def require_root() -> None:
