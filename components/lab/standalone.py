@@ -114,6 +114,16 @@ def delete_all(created: list[Created], log: Callable[[str], None]) -> list[str]:
 
 def up(config: dict[str, Any], stack: str, lab_id: str, log: Callable[[str], None]) -> dict[str, Any]:
     """Create the lab stack and run its checks; returns the stack outputs. Cleans up on failure."""
+    from components.lab.leaks import find_leftovers
+    from components.lab.names import Lab
+
+    # Another lab with this id (e.g. `pulumi up -s lab`) would be adopted, then torn down by
+    # our cleanup: refuse instead, before touching anything.
+    existing = find_leftovers(Lab(lab_id))
+    if existing:
+        raise StandaloneError(f"lab {lab_id!r} already exists on this host ({existing.describe()}); "
+                              "remove it first (`scripts/lab down`, or `pulumi destroy` for a Pulumi-managed "
+                              "lab) or use another stack name")
     mocks = RealizingMocks(log)
     try:
         outputs = run_program(mocks, config, stack)

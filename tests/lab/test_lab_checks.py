@@ -180,3 +180,11 @@ def test_mesh_of_four_nodes_over_a_bridge_checks_every_ordered_pair(lab_up: LabU
     pairs = {(c["client"], c["server"]) for c in checks_of(outputs)}
     assert pairs == {(f"pod{a}", f"pod{b}") for a in range(4) for b in range(4) if a != b}
     assert len(checks_of(outputs)) == 4 * 3 * 2
+
+
+def test_up_refuses_a_lab_id_that_already_has_namespaces(lab: Lab, make_nodes):
+    make_nodes(["w0", "w1"])  # someone else's lab under this id, e.g. `pulumi up -s <id>`
+    with pytest.raises(standalone.StandaloneError, match=rf"lab '{lab.lab_id}' already exists on this host"):
+        standalone.up(dict(stack_config("lab"), checks=FAST_CHECKS), lab.lab_id, lab.lab_id, quiet)
+    # Nothing of the other lab was touched.
+    assert find_leftovers(lab).netns
