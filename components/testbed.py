@@ -77,10 +77,10 @@ class MacvlanTestbed(pulumi.ComponentResource):
             ranges={family: data["ranges"] for family, data in plan_data[node.name].items()})
             for node in settings.nodes]
 
-        # Plain data, known at plan time: it shows in `pulumi preview` and costs no Output
-        # lifting per nested value (that lifting dominated large mocks runs).
         self.checks: Optional[ConnectivityCheck] = self._checks()
 
+        # Plain data, known at plan time: it shows in `pulumi preview` and costs no Output
+        # lifting per nested value (that lifting dominated large mocks runs).
         self.plan = plan_data
         self.nads = nad_views
         self.pods = pod_views
